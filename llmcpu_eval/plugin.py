@@ -1,0 +1,95 @@
+"""Make plain ``lm_eval`` find the llmcpu model and the ISA tasks.
+
+lm-eval reads no entry points: its models come from a fixed registry
+and its tasks from its own folder plus ``--include_path``. The wheel
+ships ``llmcpu_eval_plugin.pth``, which runs :func:`install` when
+Python starts. That only adds an import hook (cheap, no lm_eval or
+torch import); when lm-eval's registry or task manager is imported,
+the hook registers ``--model llmcpu`` (lazily) and adds this package's
+task folder to every TaskManager.
+"""
+
+import importlib.abc
+import importlib.machinery
+import sys
+from pathlib import Path
+
+MODEL_NAME = "llmcpu"
+MODEL_TARGET = "llmcpu_eval.model:LLMCPU"
+
+
+def tasks_dir() -> Path:
+    """The ISA task YAML folder: inside the wheel, or the source checkout's."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "tasks", here.parent / "tasks"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"no tasks folder next to {here}")
+
+
+def register_model(registry_module) -> None:
+    registry = registry_module.model_registry
+    if MODEL_NAME not in registry:
+        registry.register(MODEL_NAME, target=MODEL_TARGET)
+
+
+def patch_task_manager(manager_module) -> None:
+    cls = manager_module.TaskManager
+    if getattr(cls.__init__, "_llmcpu", False):
+        return
+    original = cls.__init__
+
+    def __init__(self, *args, include_path=None, **kwargs):
+        paths = include_path if isinstance(include_path, (list, tuple)) else [include_path]
+        paths = [p for p in paths if p]
+        ours = tasks_dir()
+        if all(Path(p).resolve() != ours for p in paths):
+            paths.append(str(ours))
+        original(self, *args, include_path=paths, **kwargs)
+
+    __init__._llmcpu = True
+    cls.__init__ = __init__
+
+
+_HOOKS = {
+    "lm_eval.api.registry": register_model,
+    "lm_eval.tasks.manager": patch_task_manager,
+}
+
+
+class _Loader(importlib.abc.Loader):
+    """Runs the real loader, then our hook on the fresh module."""
+
+    def __init__(self, loader, hook):
+        self._loader, self._hook = loader, hook
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        self._hook(module)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        hook = _HOOKS.get(name)
+        if hook is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _Loader(spec.loader, hook)
+        return spec
+
+
+def install() -> None:
+    """Hook lm-eval; modules imported already are patched at once."""
+    for name, hook in _HOOKS.items():
+        if name in sys.modules:
+            hook(sys.modules[name])
+    if not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())

@@ -1,0 +1,78 @@
+"""The lm-eval task class behind every ISA task.
+
+An ISA task is an upstream benchmark config plus ``class: ISATask`` and
+``metadata.llmcpu_isa``. The class canonicalises the ISA spec (so the
+results JSON shows every parameter), loads the data with an offline
+fallback, registers which ISA the task runs under, and refuses to
+build requests for a model that cannot apply ISAs.
+"""
+
+import logging
+import weakref
+
+from lm_eval.api.task import ConfigurableTask
+
+from llmcpu_eval.data import load_benchmark
+from llmcpu_eval.spec import canonical
+
+logger = logging.getLogger(__name__)
+
+# Task metadata key. Model args are merged into every task's metadata
+# and win over the YAML's keys, so the key carries a unique prefix.
+ISA_KEY = "llmcpu_isa"
+
+# task name -> canonical ISA spec, for every ISA task built in this process.
+TASK_ISAS: dict[str, str] = {}
+
+# llmcpu models alive in this process (filled by llmcpu_eval.model).
+LIVE_MODELS: "weakref.WeakSet" = weakref.WeakSet()
+
+
+class ISATask(ConfigurableTask):
+    """A ConfigurableTask that runs its benchmark under one ISA."""
+
+    def __init__(self, config: dict | None = None, **kwargs):
+        config = dict(config or {})
+        config.pop("class", None)
+        name = config.get("task", "?")
+        metadata = dict(config.get("metadata") or {})
+        if ISA_KEY not in metadata:
+            raise ValueError(
+                f"Task {name!r} uses class ISATask but its YAML has no "
+                f"metadata.{ISA_KEY}; add e.g. '{ISA_KEY}: permuted'."
+            )
+        spec = canonical(metadata[ISA_KEY])
+        metadata[ISA_KEY] = spec
+        config["metadata"] = metadata
+        super().__init__(config=config, **kwargs)
+        TASK_ISAS[self.config.task] = spec
+
+    @property
+    def isa_spec(self) -> str:
+        return self.config.metadata[ISA_KEY]
+
+    def download(self, dataset_kwargs=None, **kwargs) -> None:
+        self.dataset = load_benchmark(
+            self.config.dataset_path,
+            self.config.dataset_name,
+            dataset_kwargs,
+        )
+        # Offline data holds only the evaluation split (and sometimes a
+        # validation split); forget splits that are not there.
+        for attr in ("training_split", "validation_split", "test_split"):
+            split = getattr(self.config, attr)
+            if split is not None and split not in self.dataset:
+                setattr(self.config, attr, None)
+        if self.config.fewshot_split not in (None, *self.dataset):
+            self.config.fewshot_split = None
+
+    def build_all_requests(self, *args, **kwargs):
+        if not LIVE_MODELS:
+            raise RuntimeError(
+                f"Task {self.config.task!r} runs under ISA {self.isa_spec!r}, "
+                "which the model in use cannot apply: it would score the "
+                "native ids instead. Run it with --model llmcpu (the "
+                "llmcpu-eval wrapper around HFLM), e.g. lm_eval --model "
+                f"llmcpu --tasks {self.config.task}."
+            )
+        return super().build_all_requests(*args, **kwargs)
