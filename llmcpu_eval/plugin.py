@@ -5,7 +5,7 @@ and its tasks from its own folder plus ``--include_path``. The wheel
 ships ``llmcpu_eval_plugin.pth``, which runs :func:`install` when
 Python starts. That only adds an import hook (cheap, no lm_eval or
 torch import); when lm-eval's registry or task manager is imported,
-the hook registers ``--model llmcpu`` (lazily) and adds this package's
+the hook registers ``--model llmcpu`` (lazily, beside lm-eval's own models) and adds this package's
 task folder to every TaskManager.
 """
 
@@ -27,10 +27,14 @@ def tasks_dir() -> Path:
     raise FileNotFoundError(f"no tasks folder next to {here}")
 
 
-def register_model(registry_module) -> None:
-    registry = registry_module.model_registry
-    if MODEL_NAME not in registry:
-        registry.register(MODEL_NAME, target=MODEL_TARGET)
+def register_model(models_module) -> None:
+    # Hooked on lm_eval.models, not on the registry: lm-eval fills an
+    # empty registry by importing lm_eval.models, and a registry that
+    # held only llmcpu would never get its built-in models (hf, vllm).
+    from lm_eval.api.registry import model_registry
+
+    if MODEL_NAME not in model_registry:
+        model_registry.register(MODEL_NAME, target=MODEL_TARGET)
 
 
 def patch_task_manager(manager_module) -> None:
@@ -52,7 +56,7 @@ def patch_task_manager(manager_module) -> None:
 
 
 _HOOKS = {
-    "lm_eval.api.registry": register_model,
+    "lm_eval.models": register_model,
     "lm_eval.tasks.manager": patch_task_manager,
 }
 
