@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from llmcpu_eval.spec import ISA_DEFAULTS, canonical
+from llmcpu_eval.spec import ISA_DEFAULTS, ISASpecError, canonical
 
 EXAMPLES = """examples:
   llmcpu-eval isas
@@ -51,7 +51,11 @@ def main(argv=None) -> int:
     enc.add_argument("text")
     args = parser.parse_args(argv)
     handler = {"isas": _isas, "encode": _encode}[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except (ISASpecError, ValueError) as err:
+        print(f"llmcpu-eval: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def arc_easy_rows(root: Path, split: str) -> Iterator[dict]:
 def piqa_rows(root: Path) -> Iterator[dict]:
     folder = root / "piqa"
     labels = _read_lines(folder / "valid-labels.lst")
-    for row, label in zip(_read_jsonl(folder / "valid.jsonl"), labels):
+    for row, label in zip(_read_jsonl(folder / "valid.jsonl"), labels, strict=True):
         yield {**row, "label": int(label)}
 
 

@@ -42,9 +42,7 @@ def gguf_path() -> Path:
         )
     path = Path(found.submodule_search_locations[0]) / GGUF_FILE
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing; reinstall with: {INSTALL_HINT}"
-        )
+        raise FileNotFoundError(f"{path} is missing; reinstall with: {INSTALL_HINT}")
     return path
 
 
@@ -54,9 +52,7 @@ def default_model_path() -> Path:
     if (target / "config.json").is_file():
         return target
     source = gguf_path()
-    logger.info(
-        "Converting %s once into %s (about a minute)", source, target
-    )
+    logger.info("Converting %s once into %s (about a minute)", source, target)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write into a temporary folder and rename, so an interrupted
     # conversion never leaves a half-written checkout behind.
@@ -78,9 +74,7 @@ def _convert(source: Path, out: Path) -> None:
     import transformers
 
     kwargs = {"gguf_file": source.name}
-    tokenizer = transformers.AutoTokenizer.from_pretrained(
-        source.parent, **kwargs
-    )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(source.parent, **kwargs)
     model = transformers.AutoModelForCausalLM.from_pretrained(
         source.parent, dtype=torch.float32, **kwargs
     )

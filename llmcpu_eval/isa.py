@@ -120,9 +120,7 @@ def permutation(size: int, special_ids, seed: int) -> np.ndarray:
     0
     """
     ids = np.arange(size, dtype=np.int64)
-    movable = np.array(
-        [i for i in range(size) if i not in special_ids], dtype=np.int64
-    )
+    movable = np.array([i for i in range(size) if i not in special_ids], dtype=np.int64)
     salt = splitmix64(np.array([seed], dtype=np.uint64))[0]
     keys = splitmix64(movable.astype(np.uint64) ^ salt)
     order = np.argsort(keys, kind="stable")

@@ -94,8 +94,9 @@ class LLMCPU(HFLM):
     """HFLM that applies each task's ISA (``--model llmcpu``).
 
     Args:
-        pretrained: hub id or folder of a causal LM. Without it, the
-            embedded SmolLM2-135M-Instruct checkout is used.
+        pretrained: hub id or folder of a causal LM. Without it, or
+            with ``pretrained=SmolLM2-135M-Instruct`` (which also names
+            the results folder), the embedded default model is used.
         load_in_4bit / load_in_8bit: quantize with bitsandbytes (with
             ``bnb_4bit_quant_type``, ``bnb_4bit_compute_dtype``,
             ``bnb_4bit_use_double_quant``).
@@ -104,11 +105,12 @@ class LLMCPU(HFLM):
     """
 
     def __init__(self, pretrained=None, **kwargs):
-        if pretrained is None:
-            from llmcpu_eval.default_model import default_model_path
+        from llmcpu_eval.default_model import DEFAULT_MODEL_NAME, default_model_path
 
+        self.llmcpu_model = pretrained or DEFAULT_MODEL_NAME
+        if pretrained in (None, DEFAULT_MODEL_NAME):
             pretrained = str(default_model_path())
-            logger.info("No pretrained= given: using %s", pretrained)
+            logger.info("Using the embedded %s at %s", DEFAULT_MODEL_NAME, pretrained)
         cpu_only = not torch.cuda.is_available()
         if "dtype" not in kwargs and cpu_only:
             # bfloat16 matmuls are several times slower on most CPUs.
@@ -150,6 +152,14 @@ class LLMCPU(HFLM):
             if full[start : start + len(plain)] == plain:
                 return full[:start], full[start + len(plain) :]
         return [], []
+
+    def get_model_info(self) -> dict:
+        from llmcpu_eval import __version__
+
+        info = super().get_model_info()
+        info["llmcpu_model"] = str(self.llmcpu_model)
+        info["llmcpu_eval_version"] = __version__
+        return info
 
     def set_cache_hook(self, cache_hook) -> None:
         if getattr(cache_hook, "dbdict", None) is not None:
@@ -259,9 +269,7 @@ class LLMCPU(HFLM):
     def tok_decode(self, tokens, skip_special_tokens: bool = True):
         if self._isa is None:
             return super().tok_decode(tokens, skip_special_tokens)
-        return self.tokenizer.decode(
-            tokens, skip_special_tokens=skip_special_tokens
-        )
+        return self.tokenizer.decode(tokens, skip_special_tokens=skip_special_tokens)
 
     def tok_batch_encode(
         self,
@@ -274,20 +282,26 @@ class LLMCPU(HFLM):
             return super().tok_batch_encode(
                 strings, padding_side, left_truncate_len, truncation
             )
-        rows = [self.tok_encode(s, left_truncate_len=left_truncate_len) for s in strings]
+        rows = [
+            self.tok_encode(s, left_truncate_len=left_truncate_len) for s in strings
+        ]
         width = max(len(r) for r in rows)
         pad = self._host_tokenizer.pad_token_id
         ids = torch.full((len(rows), width), pad, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for n, row in enumerate(rows):
-            span = slice(width - len(row), width) if padding_side == "left" else slice(0, len(row))
+            span = (
+                slice(width - len(row), width)
+                if padding_side == "left"
+                else slice(0, len(row))
+            )
             ids[n, span] = torch.tensor(row, dtype=torch.long)
             mask[n, span] = 1
         return ids, mask
 
     def _loglikelihood_tokens(self, requests, disable_tqdm=False, override_bs=None):
         limit = self.max_length
-        for (texts, context_enc, continuation_enc) in requests:
+        for _, context_enc, continuation_enc in requests:
             if len(continuation_enc) > limit:
                 raise ValueError(
                     f"A continuation is {len(continuation_enc)} tokens long "

@@ -44,7 +44,9 @@ def patch_task_manager(manager_module) -> None:
     original = cls.__init__
 
     def __init__(self, *args, include_path=None, **kwargs):
-        paths = include_path if isinstance(include_path, (list, tuple)) else [include_path]
+        paths = (
+            include_path if isinstance(include_path, (list, tuple)) else [include_path]
+        )
         paths = [p for p in paths if p]
         ours = tasks_dir()
         if all(Path(p).resolve() != ours for p in paths):

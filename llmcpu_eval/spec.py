@@ -87,8 +87,7 @@ def parse_spec(spec: "str | ISASpec") -> ISASpec:
         if not eq or key not in defaults:
             allowed = ", ".join(defaults) or "none"
             problems.append(
-                f"{item!r} is not a parameter of ISA {name!r} "
-                f"(parameters: {allowed})"
+                f"{item!r} is not a parameter of ISA {name!r} (parameters: {allowed})"
             )
             continue
         value, problem = _convert(name, key, raw, defaults[key])
@@ -98,9 +97,7 @@ def parse_spec(spec: "str | ISASpec") -> ISASpec:
             values[key] = value
 
     if problems:
-        raise ISASpecError(
-            f"Bad ISA spec {spec!r}: " + "; ".join(problems) + "."
-        )
+        raise ISASpecError(f"Bad ISA spec {spec!r}: " + "; ".join(problems) + ".")
     return ISASpec(name, tuple(values.items()))
 
 

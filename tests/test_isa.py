@@ -12,10 +12,16 @@ from llmcpu_eval.isa import ISAEncodeError, build_isa, byte_vocab, permutation
 from llmcpu_eval.spec import KNOWN_ISAS
 
 GOLDEN = Path(__file__).parent / "golden" / "smollm2_isa_vectors.json"
-SPECS = ["native", "permuted", "permuted:seed=5", "chars", "bytes", "dropout", "dropout:p=0.5,seed=3"]
-TEXTS = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80
-)
+SPECS = [
+    "native",
+    "permuted",
+    "permuted:seed=5",
+    "chars",
+    "bytes",
+    "dropout",
+    "dropout:p=0.5,seed=3",
+]
+TEXTS = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
 slow_fixture = settings(
     max_examples=60,
     deadline=None,
@@ -69,7 +75,9 @@ def test_permutation_depends_only_on_size_specials_and_seed():
     assert np.array_equal(a, permutation(1000, {0, 1}, seed=3))
     assert not np.array_equal(a, permutation(1000, {0, 1}, seed=4))
     # Golden values: these must not change across machines or versions.
-    assert a[:8].tolist() == json.loads(GOLDEN.read_text())["permutation_1000_seed3_head"]
+    assert (
+        a[:8].tolist() == json.loads(GOLDEN.read_text())["permutation_1000_seed3_head"]
+    )
 
 
 def test_chars_gives_one_token_per_character(smollm2_tokenizer):
@@ -116,9 +124,14 @@ def test_golden_vectors_smollm2(smollm2_tokenizer):
 
 
 @pytest.mark.parametrize("spec", ["chars", "bytes", "dropout"])
-def test_missing_character_without_byte_fallback_is_named(sp_nofallback_tokenizer, spec):
+def test_missing_character_without_byte_fallback_is_named(
+    sp_nofallback_tokenizer, spec
+):
     isa = build_isa(spec, sp_nofallback_tokenizer)
-    with pytest.raises(ISAEncodeError, match=r"ISA (chars|bytes|dropout).* cannot encode the character '☃' \(U\+2603\)"):
+    with pytest.raises(
+        ISAEncodeError,
+        match=r"ISA (chars|bytes|dropout).* cannot encode the character '☃' \(U\+2603\)",
+    ):
         isa.encode("snow ☃ man")
 
 

@@ -16,7 +16,14 @@ from llmcpu_eval.isa import build_isa
 from llmcpu_eval.task import TASK_ISAS
 
 UPSTREAM = Path(lm_eval.tasks.__file__).parent
-BENCHMARKS = ["hellaswag", "arc_easy", "piqa", "winogrande", "lambada_openai", "wikitext"]
+BENCHMARKS = [
+    "hellaswag",
+    "arc_easy",
+    "piqa",
+    "winogrande",
+    "lambada_openai",
+    "wikitext",
+]
 UPSTREAM_DIRS = ["hellaswag", "arc", "piqa", "winogrande", "lambada", "wikitext"]
 
 
@@ -64,15 +71,19 @@ def responses(results, task):
     return [s["resps"] for s in samples]
 
 
-def test_native_isa_scores_exactly_like_model_hf(tiny_model_dir, task_manager, offline_hub):
+def test_native_isa_scores_exactly_like_model_hf(
+    tiny_model_dir, task_manager, offline_hub
+):
     args = f"pretrained={tiny_model_dir},dtype=float32,device=cpu,batch_size=4"
     native = [f"isa_native_{b}" for b in BENCHMARKS]
     hf = evaluate("hf", args, BENCHMARKS, task_manager, limit=4)
     ours = evaluate("llmcpu", args, native, task_manager, limit=4)
-    for upstream, task in zip(BENCHMARKS, native):
+    for upstream, task in zip(BENCHMARKS, native, strict=True):
         assert responses(ours, task) == responses(hf, upstream), task
         assert ours["results"][task] == {
-            **hf["results"][upstream], "alias": task, "name": task
+            **hf["results"][upstream],
+            "alias": task,
+            "name": task,
         }
 
 
@@ -88,7 +99,9 @@ def test_each_isa_task_gets_its_own_isa_in_any_mix(tiny_model_dir, task_manager)
     scores = {str(responses(together, t)) for t in distinct}
     assert len(scores) == len(distinct)
     configs = together["configs"]
-    assert configs["isa_dropout_piqa"]["metadata"]["llmcpu_isa"] == "dropout:p=0.1,seed=0"
+    assert (
+        configs["isa_dropout_piqa"]["metadata"]["llmcpu_isa"] == "dropout:p=0.1,seed=0"
+    )
     assert configs["isa_native_piqa"]["metadata"]["llmcpu_isa"] == "native"
 
 
@@ -128,8 +141,10 @@ def test_rolling_loglikelihood_runs_under_an_isa(tiny_lm):
     TASK_ISAS["unit_bytes_roll"] = "bytes"
     text = "A short page of text for rolling windows. " * 3
     native, under_bytes = tiny_lm.loglikelihood_rolling(
-        [_instance("loglikelihood_rolling", (text,), "wikitext"),
-         _instance("loglikelihood_rolling", (text,), "unit_bytes_roll")]
+        [
+            _instance("loglikelihood_rolling", (text,), "wikitext"),
+            _instance("loglikelihood_rolling", (text,), "unit_bytes_roll"),
+        ]
     )
     assert native < 0 and under_bytes < 0 and native != under_bytes
 
@@ -154,7 +169,9 @@ def test_truncation_is_counted_in_one_warning(tiny_model_dir, caplog):
 
 
 def test_use_cache_is_refused(tiny_model_dir, task_manager, tmp_path):
-    with pytest.raises(ValueError, match="--use_cache is not supported with --model llmcpu"):
+    with pytest.raises(
+        ValueError, match="--use_cache is not supported with --model llmcpu"
+    ):
         evaluate(
             "llmcpu",
             f"pretrained={tiny_model_dir}",

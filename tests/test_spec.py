@@ -26,7 +26,10 @@ def test_defaults_live_in_one_table():
 
 
 def test_unknown_isa_lists_the_known_ones():
-    with pytest.raises(ISASpecError, match=r"Unknown ISA 'rot13'.*native, permuted, chars, bytes, dropout"):
+    with pytest.raises(
+        ISASpecError,
+        match=r"Unknown ISA 'rot13'.*native, permuted, chars, bytes, dropout",
+    ):
         parse_spec("rot13")
 
 
