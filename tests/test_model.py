@@ -200,3 +200,60 @@ def test_load_in_4bit_and_8bit_together_is_refused():
 
     with pytest.raises(ValueError, match="choose one"):
         bnb_config({"load_in_4bit": True, "load_in_8bit": True})
+
+
+def test_load_in_8bit_quantizes_on_cpu(tiny_model_dir):
+    pytest.importorskip("bitsandbytes")
+    from llmcpu_eval.model import LLMCPU
+
+    lm = LLMCPU(pretrained=str(tiny_model_dir), load_in_8bit=True)
+    kinds = {type(m).__name__ for m in lm.model.modules()}
+    assert "Linear8bitLt" in kinds
+    TASK_ISAS["unit_bytes_8bit"] = "bytes"
+    ((logprob, _),) = lm.loglikelihood(
+        [_instance("loglikelihood", ("The roof", " is red"), "unit_bytes_8bit")]
+    )
+    assert torch.isfinite(torch.tensor(logprob))
+
+
+def test_peft_adapter_option_passes_through(tiny_model_dir, tmp_path):
+    from lm_eval.models.huggingface import HFLM
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from llmcpu_eval.model import LLMCPU
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    torch.manual_seed(1)
+    # Random B as well as A, so the adapter changes the scores.
+    config = LoraConfig(
+        r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    get_peft_model(base, config).save_pretrained(tmp_path / "adapter")
+
+    request = ("The roof of the house", " is red")
+    args = {"pretrained": str(tiny_model_dir), "peft": str(tmp_path / "adapter")}
+    with_adapter = LLMCPU(**args).loglikelihood(
+        [_instance("loglikelihood", request, "x")]
+    )
+    upstream = HFLM(device="cpu", **args).loglikelihood(
+        [_instance("loglikelihood", request, "x")]
+    )
+    bare = LLMCPU(pretrained=str(tiny_model_dir)).loglikelihood(
+        [_instance("loglikelihood", request, "x")]
+    )
+    assert with_adapter == upstream
+    assert with_adapter != bare
+
+
+def test_gguf_file_option_passes_through(smollm2_path):
+    from llmcpu_eval.default_model import gguf_path
+    from llmcpu_eval.model import LLMCPU
+
+    source = gguf_path()
+    lm = LLMCPU(pretrained=str(source.parent), gguf_file=source.name, batch_size=1)
+    converted = LLMCPU(pretrained=str(smollm2_path), batch_size=1)
+    request = _instance("loglikelihood", ("The capital of France is", " Paris"), "x")
+    ((from_gguf, _),) = lm.loglikelihood([request])
+    ((from_checkout, _),) = converted.loglikelihood([request])
+    assert from_gguf == pytest.approx(from_checkout, abs=1e-4)
