@@ -5,8 +5,9 @@ and its tasks from its own folder plus ``--include_path``. The wheel
 ships ``llmcpu_eval_plugin.pth``, which runs :func:`install` when
 Python starts. That only adds an import hook (cheap, no lm_eval or
 torch import); when lm-eval's registry or task manager is imported,
-the hook registers ``--model llmcpu`` (lazily, beside lm-eval's own models) and adds this package's
-task folder to every TaskManager.
+the hook registers ``--model llmcpu`` (lazily, beside lm-eval's own
+models), adds this package's task folder to every TaskManager, and
+names the results folder of the embedded default model after it.
 """
 
 import importlib.abc
@@ -57,9 +58,33 @@ def patch_task_manager(manager_module) -> None:
     cls.__init__ = __init__
 
 
+def patch_results_naming(tracker_module) -> None:
+    # lm-eval names the --output_path subfolder after pretrained= and
+    # falls back to a random id; without pretrained= llmcpu runs the
+    # embedded default model, so name the folder after it.
+    cls = tracker_module.GeneralConfigTracker
+    if getattr(cls.log_experiment_args, "_llmcpu", False):
+        return
+    original = cls.log_experiment_args
+
+    def log_experiment_args(self, model_source, model_args, *args, **kwargs):
+        original(self, model_source, model_args, *args, **kwargs)
+        if model_source == MODEL_NAME and cls._get_model_name(model_args) is None:
+            from llmcpu_eval.default_model import DEFAULT_MODEL_NAME
+
+            self.model_name = DEFAULT_MODEL_NAME
+            self.model_name_sanitized = tracker_module.sanitize_model_name(
+                DEFAULT_MODEL_NAME
+            )
+
+    log_experiment_args._llmcpu = True
+    cls.log_experiment_args = log_experiment_args
+
+
 _HOOKS = {
     "lm_eval.models": register_model,
     "lm_eval.tasks.manager": patch_task_manager,
+    "lm_eval.loggers.evaluation_tracker": patch_results_naming,
 }
 
 

@@ -107,6 +107,8 @@ def test_default_model_runs_isa_hellaswag(tmp_path, smollm2_path):
         acc = results["results"][f"isa_{isa}_hellaswag"]["acc_norm,none"]
         assert 0.0 <= acc <= 1.0
     assert results["config"]["llmcpu_model"] == "SmolLM2-135M-Instruct"
+    # Named after the default model, not lm-eval's random id.
+    assert [p.name for p in out.iterdir()] == ["SmolLM2-135M-Instruct"]
 
 
 def test_llmcpu_eval_lists_isas_and_rejects_unknown_ones():
