@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 DATA_ENV = "LLMCPU_EVAL_DATA"
 BUNDLED = Path(__file__).parent / "data"
 _hub_unreachable = False
+# Benchmarks already warned about: bundled rows are only their start.
+_warned_bundled: set = set()
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -163,6 +165,10 @@ def _from_hub(path, name, dataset_kwargs):
 
 
 def _local(path, name):
+    return _local_with_source(path, name)[0]
+
+
+def _local_with_source(path, name):
     import datasets
 
     key = (path, name)
@@ -192,24 +198,41 @@ def _local(path, name):
             with gzip.open(file, "rt", encoding="utf-8") as fh:
                 rows = [json.loads(line) for line in fh]
             splits[file.name.removesuffix(".jsonl.gz")] = rows
-        source = f"the rows bundled in {bundle}"
-    logger.info(
-        "Using %s for %s (%s)",
-        source,
-        path,
-        ", ".join(f"{s}: {len(r)} rows" for s, r in splits.items()),
-    )
-    return datasets.DatasetDict(
+        source = "bundled"
+    sizes = ", ".join(f"{s}: {len(r)} rows" for s, r in splits.items())
+    source = f"{source} ({sizes})"
+    if source.startswith("bundled") and key not in _warned_bundled:
+        _warned_bundled.add(key)
+        logger.warning(
+            "Using the rows of %s bundled with llmcpu-eval (%s), the start "
+            "of the benchmark, not all of it. For full-benchmark scores, "
+            "run with hub access or set %s to a folder with the full files.",
+            path,
+            sizes,
+            DATA_ENV,
+        )
+    else:
+        logger.info("Using %s for %s", source, path)
+    dataset = datasets.DatasetDict(
         {s: datasets.Dataset.from_list(rows) for s, rows in splits.items()}
     )
+    return dataset, source
 
 
 def load_benchmark(path: str, name: str | None, dataset_kwargs=None):
     """A DatasetDict of one benchmark: hub, else ``$LLMCPU_EVAL_DATA``, else bundled."""
+    return load_benchmark_with_source(path, name, dataset_kwargs)[0]
+
+
+def load_benchmark_with_source(path: str, name: str | None, dataset_kwargs=None):
+    """``load_benchmark`` and where the rows came from: "hub", "bundled (...)"
+    or "LLMCPU_EVAL_DATA=<folder> (...)", with the rows per split."""
     if os.environ.get(DATA_ENV):
-        return _local(path, name)
+        return _local_with_source(path, name)
     dataset = _from_hub(path, name, dataset_kwargs)
-    return dataset if dataset is not None else _local(path, name)
+    if dataset is not None:
+        return dataset, "hub"
+    return _local_with_source(path, name)
 
 
 def write_bundle(source: Path, out: Path, rows: int) -> list[Path]:

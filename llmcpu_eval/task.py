@@ -12,14 +12,15 @@ import weakref
 
 from lm_eval.api.task import ConfigurableTask
 
-from llmcpu_eval.data import load_benchmark
+from llmcpu_eval.data import load_benchmark_with_source
 from llmcpu_eval.spec import canonical
 
 logger = logging.getLogger(__name__)
 
-# Task metadata key. Model args are merged into every task's metadata
-# and win over the YAML's keys, so the key carries a unique prefix.
+# Task metadata keys. Model args are merged into every task's metadata
+# and win over the YAML's keys, so the keys carry a unique prefix.
 ISA_KEY = "llmcpu_isa"
+DATA_KEY = "llmcpu_data"
 
 # task name -> canonical ISA spec, for every ISA task built in this process.
 TASK_ISAS: dict[str, str] = {}
@@ -52,11 +53,14 @@ class ISATask(ConfigurableTask):
         return self.config.metadata[ISA_KEY]
 
     def download(self, dataset_kwargs=None, **kwargs) -> None:
-        self.dataset = load_benchmark(
+        self.dataset, source = load_benchmark_with_source(
             self.config.dataset_path,
             self.config.dataset_name,
             dataset_kwargs,
         )
+        # In the results JSON: scores on bundled rows cover only the
+        # start of the benchmark.
+        self.config.metadata[DATA_KEY] = source
         # Offline data holds only the evaluation split (and sometimes a
         # validation split); forget splits that are not there.
         for attr in ("training_split", "validation_split", "test_split"):

@@ -58,10 +58,10 @@ def test_lm_eval_runs_every_isa_of_every_benchmark(tiny_model_dir, tmp_path):
             spec = results["configs"][task]["metadata"]["llmcpu_isa"]
             assert spec.split(":")[0] == isa
             assert f"-{task}|" in proc.stdout.replace(" ", "")
-    assert (
-        results["configs"]["isa_permuted_piqa"]["metadata"]["llmcpu_isa"]
-        == "permuted:seed=0"
-    )
+    metadata = results["configs"]["isa_permuted_piqa"]["metadata"]
+    assert metadata["llmcpu_isa"] == "permuted:seed=0"
+    assert metadata["llmcpu_data"] == "bundled (validation: 500 rows)"
+    assert "bundled with llmcpu-eval" in proc.stderr
     wikitext = results["results"]["isa_chars_wikitext"]
     assert wikitext["bits_per_byte,none"] > 0
     assert len(list(out.rglob("samples_isa_bytes_piqa_*.jsonl"))) == 1

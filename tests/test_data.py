@@ -79,3 +79,23 @@ def test_unknown_benchmark_in_data_folder_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
     with pytest.raises(ValueError, match="no reader for cais/mmlu"):
         load_benchmark("cais/mmlu", "all")
+
+
+def test_bundled_rows_are_named_as_such_once_per_benchmark(monkeypatch, caplog):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setattr(data, "_warned_bundled", set())
+    with caplog.at_level(logging.WARNING, logger="llmcpu_eval.data"):
+        _, source = data.load_benchmark_with_source("baber/piqa", None)
+        data.load_benchmark_with_source("baber/piqa", None)
+    assert source == "bundled (validation: 500 rows)"
+    warnings = [r for r in caplog.records if "bundled with llmcpu-eval" in r.message]
+    assert len(warnings) == 1
+    assert "not all of it" in warnings[0].message
+    assert data.DATA_ENV in warnings[0].message
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data")
+def test_data_folder_is_named_as_the_source(monkeypatch):
+    monkeypatch.setenv(data.DATA_ENV, str(SHARED))
+    _, source = data.load_benchmark_with_source("baber/piqa", None)
+    assert source == f"{data.DATA_ENV}={SHARED} (validation: 1838 rows)"
