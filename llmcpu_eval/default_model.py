@@ -93,9 +93,7 @@ def gguf_path(name: str = DEFAULT_MODEL_NAME) -> Path:
         return Path(parts.assemble(target))
     path = Path(found.submodule_search_locations[0]) / model.gguf_file
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing; reinstall with: {model.install}"
-        )
+        raise FileNotFoundError(f"{path} is missing; reinstall with: {model.install}")
     return path
 
 
@@ -104,8 +102,7 @@ def embedded_model_path(name: str | None = None) -> Path:
     name = name or DEFAULT_MODEL_NAME
     if name not in EMBEDDED_MODELS:
         raise ValueError(
-            f"{name!r} is not an embedded model; known: "
-            f"{', '.join(EMBEDDED_MODELS)}."
+            f"{name!r} is not an embedded model; known: {', '.join(EMBEDDED_MODELS)}."
         )
     target = cache_dir() / "models" / name
     if (target / "config.json").is_file():

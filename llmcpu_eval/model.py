@@ -120,6 +120,7 @@ class LLMCPU(HFLM):
         if cpu_only and str(kwargs.get("device") or "cuda").startswith("cuda"):
             kwargs["device"] = "cpu"
         self._llmcpu_quant = bnb_config(kwargs)
+        self._llmcpu_weights = pretrained if isinstance(pretrained, str) else None
         super().__init__(pretrained=pretrained, **kwargs)
         self._host_tokenizer = self.tokenizer
         self._isas: dict[str, ISA] = {}
@@ -156,9 +157,13 @@ class LLMCPU(HFLM):
 
     def get_model_info(self) -> dict:
         from llmcpu_eval import __version__
+        from llmcpu_eval.fingerprint import weights_fingerprint
 
         info = super().get_model_info()
         info["llmcpu_model"] = str(self.llmcpu_model)
+        # Local weights get a content hash; hub models their commit.
+        fingerprint = weights_fingerprint(self._llmcpu_weights or "")
+        info["llmcpu_fingerprint"] = fingerprint or info.get("model_sha") or None
         info["llmcpu_eval_version"] = __version__
         return info
 

@@ -81,10 +81,65 @@ def patch_results_naming(tracker_module) -> None:
     cls.log_experiment_args = log_experiment_args
 
 
+PORTABILITY_KEY = "llmcpu_portability"
+
+
+def patch_evaluator(evaluator_module) -> None:
+    # simple_evaluate returns the results dict that lm_eval prints and
+    # saves: add the portability rows to it, so the results JSON holds
+    # them next to lm-eval's own scores.
+    original = evaluator_module.simple_evaluate
+    if getattr(original, "_llmcpu", False):
+        return
+
+    def simple_evaluate(*args, **kwargs):
+        results = original(*args, **kwargs)
+        if isinstance(results, dict) and results.get("configs"):
+            from llmcpu_eval.portability import portability_rows
+
+            rows = portability_rows(results, results.get("samples"))
+            if rows:
+                results[PORTABILITY_KEY] = [r.as_dict() for r in rows]
+        return results
+
+    simple_evaluate._llmcpu = True
+    simple_evaluate.__wrapped__ = original
+    simple_evaluate.__doc__ = original.__doc__
+    evaluator_module.simple_evaluate = simple_evaluate
+
+
+def patch_make_table(utils_module) -> None:
+    # lm_eval prints make_table(results), then make_table(results,
+    # "groups") if there are groups: the portability table goes under
+    # the last of them.
+    original = utils_module.make_table
+    if getattr(original, "_llmcpu", False):
+        return
+
+    def make_table(result_dict, column="results", *args, **kwargs):
+        table = original(result_dict, column, *args, **kwargs)
+        rows = (
+            result_dict.get(PORTABILITY_KEY) if isinstance(result_dict, dict) else None
+        )
+        last = column == "groups" or "groups" not in result_dict
+        if rows and last:
+            from llmcpu_eval.portability import Row, format_table
+
+            table += "\nPortability (retention = (ISA - chance) / (native - chance);"
+            table += " bits_per_byte: native / ISA)\n"
+            table += format_table([Row(**r) for r in rows]) + "\n"
+        return table
+
+    make_table._llmcpu = True
+    utils_module.make_table = make_table
+
+
 _HOOKS = {
     "lm_eval.models": register_model,
     "lm_eval.tasks.manager": patch_task_manager,
     "lm_eval.loggers.evaluation_tracker": patch_results_naming,
+    "lm_eval.evaluator": patch_evaluator,
+    "lm_eval.utils": patch_make_table,
 }
 
 
