@@ -65,6 +65,20 @@ def test_lm_eval_runs_every_isa_of_every_benchmark(tiny_model_dir, tmp_path):
     wikitext = results["results"]["isa_chars_wikitext"]
     assert wikitext["bits_per_byte,none"] > 0
     assert len(list(out.rglob("samples_isa_bytes_piqa_*.jsonl"))) == 1
+    assert results["config"]["llmcpu_fingerprint"].startswith("sha256:")
+
+    # Portability: printed under lm-eval's tables and kept in the JSON.
+    table = proc.stdout.split("Portability (retention", 1)[1]
+    assert "| wikitext | chars | bare | bits_per_byte | 2 |" in table
+    rows = results["llmcpu_portability"]
+    shown = {(r["benchmark"], r["isa"].split(":")[0]) for r in rows}
+    wanted = {(b, i) for b in BENCHMARKS for i in KNOWN_ISAS if i != "native"}
+    assert shown == wanted
+    assert all(r["paired"] and r["n"] == 2 for r in rows)
+    metrics = {r["benchmark"]: r["metric"] for r in rows}
+    assert metrics["wikitext"] == "bits_per_byte"
+    assert metrics["lambada_openai"] == metrics["winogrande"] == "acc"
+    assert metrics["hellaswag"] == "acc_norm"
 
 
 def test_model_hf_refuses_an_isa_task_before_scoring(tiny_model_dir):
