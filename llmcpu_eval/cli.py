@@ -10,6 +10,10 @@ EXAMPLES = """examples:
   llmcpu-eval encode --isa chars "Hello world"
   lm_eval --model llmcpu --tasks isa_piqa --limit 20 --output_path runs/ --log_samples
   llmcpu-eval leaderboard runs/ results/ --output_path results/leaderboard
+  llmcpu-eval train --isa chars --max_tokens 200000 \
+      --output_path adapters/smollm2-135m-instruct/chars
+  lm_eval --model llmcpu --model_args microcode=adapters/smollm2-135m-instruct \
+      --tasks isa_chars_piqa
 """
 
 
@@ -55,6 +59,69 @@ def _leaderboard(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    import logging
+
+    from llmcpu_eval.train import TrainConfig, train
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    for noisy in ("httpx", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = {k: v for k, v in vars(args).items() if k != "command"}
+    config = TrainConfig(**settings)
+    out = train(config)
+    print(f"wrote microcode for {config.isa} to {out}")
+    return 0
+
+
+def _add_train(sub) -> None:
+    from llmcpu_eval.train import SCHEDULERS, TrainConfig
+
+    d = TrainConfig(isa="native", output_path="")
+    p = sub.add_parser(
+        "train",
+        help="train microcode (a PEFT adapter) for one ISA",
+        description=(
+            "Train a LoRA adapter (plus embedding rows where the ISA renumbers "
+            "ids) with the causal LM objective on corpus text encoded in the "
+            "ISA. Runs under accelerate launch for several GPUs."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--model", help="hub id, folder or embedded model (default SmolLM2)")
+    p.add_argument(
+        "--isa", required=True, help="ISA spec, e.g. chars or permuted:seed=0"
+    )
+    p.add_argument(
+        "--corpus", nargs="+", default=d.corpus,
+        help="text files, folders, hub datasets (name[:config][@split]) or 'bundled'",
+    )  # fmt: skip
+    p.add_argument("--output_path", required=True, help="adapter folder to write")
+    p.add_argument("--lora_r", type=int, default=d.lora_r)
+    p.add_argument("--lora_alpha", type=int, default=d.lora_alpha)
+    p.add_argument("--lora_dropout", type=float, default=d.lora_dropout)
+    p.add_argument("--target_modules", default=d.target_modules)
+    p.add_argument(
+        "--train_embeddings", choices=("auto", "yes", "no"), default="auto",
+        help="auto: only for ISAs that renumber ids (permuted)",
+    )  # fmt: skip
+    p.add_argument("--max_tokens", type=int, default=d.max_tokens, help="token budget")
+    p.add_argument("--learning_rate", type=float, default=d.learning_rate)
+    p.add_argument("--lr_scheduler", choices=SCHEDULERS, default=d.lr_scheduler)
+    p.add_argument("--warmup_ratio", type=float, default=d.warmup_ratio)
+    p.add_argument("--batch_size", type=int, default=d.batch_size)
+    p.add_argument("--seq_len", type=int, default=d.seq_len)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--save_every", type=int, default=d.save_every, help="steps")
+    p.add_argument("--eval_every", type=int, default=d.eval_every, help="steps")
+    p.add_argument("--heldout_bytes", type=int, default=d.heldout_bytes)
+    p.add_argument("--load_in_4bit", action="store_true", help="QLoRA on a 4-bit base")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace --output_path")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="llmcpu-eval",
@@ -80,8 +147,14 @@ def main(argv=None) -> int:
     )
     board.add_argument("folders", nargs="+", help="lm-eval --output_path folders")
     board.add_argument("--output_path", required=True, help="folder to write into")
+    _add_train(sub)
     args = parser.parse_args(argv)
-    handlers = {"isas": _isas, "encode": _encode, "leaderboard": _leaderboard}
+    handlers = {
+        "isas": _isas,
+        "encode": _encode,
+        "leaderboard": _leaderboard,
+        "train": _train,
+    }
     try:
         return handlers[args.command](args)
     except (ISASpecError, ValueError, OSError) as err:

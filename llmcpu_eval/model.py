@@ -17,7 +17,7 @@ from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils import _add_special_kwargs
 
 from llmcpu_eval.isa import ISA, build_isa
-from llmcpu_eval.task import LIVE_MODELS, TASK_ISAS
+from llmcpu_eval.task import LIVE_MODELS, TASK_ISAS, TASK_MICROCODE
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,9 @@ class LLMCPU(HFLM):
         pretrained: hub id or folder of a causal LM, or the name of
             an embedded model (``SmolLM2-135M-Instruct``, the default,
             or ``gemma-3-270m``), which installs from PyPI.
+        microcode: a folder of adapters from ``llmcpu-eval train`` (or
+            one adapter folder). Each ISA task runs with the adapter made
+            for its ISA; tasks without one run bare.
         load_in_4bit / load_in_8bit: quantize with bitsandbytes (with
             ``bnb_4bit_quant_type``, ``bnb_4bit_compute_dtype``,
             ``bnb_4bit_use_double_quant``).
@@ -104,7 +107,7 @@ class LLMCPU(HFLM):
             parallelize, gguf_file, peft, ...).
     """
 
-    def __init__(self, pretrained=None, **kwargs):
+    def __init__(self, pretrained=None, microcode=None, **kwargs):
         from llmcpu_eval import default_model as embedded
 
         self.llmcpu_model = pretrained or embedded.DEFAULT_MODEL_NAME
@@ -128,6 +131,9 @@ class LLMCPU(HFLM):
         self._truncated = 0
         prefix, suffix = self._special_affixes()
         self._special_prefix, self._special_suffix = prefix, suffix
+        self._adapters: dict = {}
+        if microcode:
+            self._load_microcode(microcode, peft=kwargs.get("peft"))
         LIVE_MODELS.add(self)
 
     # ------------------------------------------------------------ set-up
@@ -145,6 +151,33 @@ class LLMCPU(HFLM):
         return super()._create_model(
             *args, quantization_config=quantization_config, **kwargs
         )
+
+    def _load_microcode(self, folder, peft=None) -> None:
+        from peft import PeftModel
+
+        from llmcpu_eval.fingerprint import weights_fingerprint
+        from llmcpu_eval.microcode import check_base, find_adapters
+
+        if peft:
+            raise ValueError(
+                "peft= and microcode= were both given in --model_args; "
+                "microcode= loads PEFT adapters per ISA, so drop peft=."
+            )
+        adapters = find_adapters(folder)
+        base = weights_fingerprint(self._llmcpu_weights or "")
+        check_base(adapters, base, str(self.llmcpu_model))
+        for n, (spec, adapter) in enumerate(sorted(adapters.items())):
+            # Adapter names are module keys: no dots or colons.
+            name = f"isa{n}"
+            if n == 0:
+                self._model = PeftModel.from_pretrained(
+                    self._model, str(adapter.path), adapter_name=name
+                )
+            else:
+                self._model.load_adapter(str(adapter.path), adapter_name=name)
+            self._adapters[spec] = (name, adapter)
+            logger.info("Microcode for ISA %s: %s", spec, adapter.path)
+        self._model.eval()
 
     def _special_affixes(self) -> tuple[list[int], list[int]]:
         """Ids the host adds around text when special tokens are on."""
@@ -189,13 +222,22 @@ class LLMCPU(HFLM):
             logger.info("Task %s runs under ISA %s", task_name, spec)
         return self._isas[spec]
 
+    def _microcode_for(self, isa: ISA | None):
+        return self._adapters.get(str(isa) if isa else "native")
+
     @contextlib.contextmanager
     def _using(self, isa: ISA | None):
         self._isa, self._truncated = isa, 0
         if isa is not None:
             self.tokenizer = ISATokenizerView(self._host_tokenizer, isa)
+        adapter = self._microcode_for(isa)
         try:
-            yield
+            with contextlib.ExitStack() as stack:
+                if adapter:
+                    self._model.set_adapter(adapter[0])
+                elif self._adapters:
+                    stack.enter_context(self._model.disable_adapter())
+                yield
         finally:
             self._isa = None
             self.tokenizer = self._host_tokenizer
@@ -213,6 +255,10 @@ class LLMCPU(HFLM):
         for n, req in enumerate(requests):
             isa = self.isa_for_task(req.task_name)
             groups[str(isa) if isa else "native"].append((n, isa))
+            adapter = self._microcode_for(isa)
+            TASK_MICROCODE[req.task_name] = (
+                (str(adapter[1].path), adapter[1].fingerprint) if adapter else None
+            )
         results = [None] * len(requests)
         for members in groups.values():
             isa = members[0][1]

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 TASK_PREFIX = "isa_"
 ISA_KEY = "llmcpu_isa"
-MICROCODE_KEY = "llmcpu_microcode"
+MICROCODE_KEY = "llmcpu_microcode"  # the same keys as llmcpu_eval.task
 
 # Metric that portability is measured on, in order of preference.
 # acc_norm is normalised by characters, so it compares across ISAs.
@@ -186,7 +186,8 @@ def paired_row(base: Row, native: list[dict], isa: list[dict]) -> Row:
                 r = (b[i].mean(1) - c[i].mean(1)) / gain
             return np.where(gain > 1e-12, r, np.nan)
 
-    base.ci_low, base.ci_high = _bootstrap(stat, len(docs))
+    if not math.isnan(base.retention):
+        base.ci_low, base.ci_high = _bootstrap(stat, len(docs))
     return base
 
 

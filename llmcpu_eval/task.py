@@ -21,9 +21,15 @@ logger = logging.getLogger(__name__)
 # and win over the YAML's keys, so the keys carry a unique prefix.
 ISA_KEY = "llmcpu_isa"
 DATA_KEY = "llmcpu_data"
+MICROCODE_KEY = "llmcpu_microcode"
+MICROCODE_FINGERPRINT_KEY = "llmcpu_microcode_fingerprint"
 
 # task name -> canonical ISA spec, for every ISA task built in this process.
 TASK_ISAS: dict[str, str] = {}
+
+# task name -> (microcode folder, adapter fingerprint), or None for a
+# bare run; filled by the llmcpu model as it scores each task.
+TASK_MICROCODE: dict[str, tuple[str, str] | None] = {}
 
 # llmcpu models alive in this process (filled by llmcpu_eval.model).
 LIVE_MODELS: "weakref.WeakSet" = weakref.WeakSet()
@@ -69,6 +75,16 @@ class ISATask(ConfigurableTask):
                 setattr(self.config, attr, None)
         if self.config.fewshot_split not in (None, *self.dataset):
             self.config.fewshot_split = None
+
+    def dump_config(self) -> dict:
+        config = super().dump_config()
+        name = self.config.task
+        if name in TASK_MICROCODE:
+            metadata = config.setdefault("metadata", {})
+            used = TASK_MICROCODE[name]
+            metadata[MICROCODE_KEY] = used[0] if used else "bare"
+            metadata[MICROCODE_FINGERPRINT_KEY] = used[1] if used else None
+        return config
 
     def build_all_requests(self, *args, **kwargs):
         if not LIVE_MODELS:
