@@ -280,3 +280,29 @@ def test_results_json_records_the_microcode_of_every_task(
     rows = {r["isa"]: r for r in results["llmcpu_portability"]}
     assert rows["permuted:seed=0"]["microcode"] == str(microcode / "permuted")
     assert Path(rows["permuted:seed=0"]["microcode"]).is_dir()
+
+
+def test_qlora_trains_on_a_4bit_base_and_runs_there(organism, tmp_path):
+    from llmcpu_eval.model import LLMCPU
+
+    out = tmp_path / "qlora" / "chars"
+    config = TrainConfig(
+        isa="chars",
+        model=str(organism),
+        output_path=str(out),
+        max_tokens=10 * 8 * 64,
+        batch_size=8,
+        seq_len=64,
+        eval_every=10,
+        heldout_bytes=1000,
+        load_in_4bit=True,
+    )
+    train(config)
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["hyperparameters"]["load_in_4bit"] is True
+    assert manifest["heldout_bpb_final"] < manifest["heldout_bpb_bare"]
+
+    TASK_ISAS["mc_qlora_chars"] = "chars"
+    lm = LLMCPU(pretrained=str(organism), microcode=str(out.parent), load_in_4bit=True)
+    ((ll, _),) = lm.loglikelihood([_request("mc_qlora_chars", "The sea", " is")])
+    assert math.isfinite(ll)
