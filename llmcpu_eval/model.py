@@ -164,7 +164,7 @@ class LLMCPU(HFLM):
                 "microcode= loads PEFT adapters per ISA, so drop peft=."
             )
         adapters = find_adapters(folder)
-        base = weights_fingerprint(self._llmcpu_weights or "")
+        base = weights_fingerprint(self._llmcpu_weights)
         check_base(adapters, base, str(self.llmcpu_model))
         for n, (spec, adapter) in enumerate(sorted(adapters.items())):
             # Adapter names are module keys: no dots or colons.
@@ -195,7 +195,7 @@ class LLMCPU(HFLM):
         info = super().get_model_info()
         info["llmcpu_model"] = str(self.llmcpu_model)
         # Local weights get a content hash; hub models their commit.
-        fingerprint = weights_fingerprint(self._llmcpu_weights or "")
+        fingerprint = weights_fingerprint(self._llmcpu_weights)
         info["llmcpu_fingerprint"] = fingerprint or info.get("model_sha") or None
         info["llmcpu_eval_version"] = __version__
         return info
