@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from llmcpu_eval.portability import Row, isa_tasks, portability_rows, split_task_name
+from llmcpu_eval.portability import Row, isa_tasks, portability_rows
 from llmcpu_eval.spec import KNOWN_ISAS
 
 logger = logging.getLogger(__name__)
@@ -348,6 +348,3 @@ def build(folders, output_path) -> Leaderboard:
         }
     )
     return board
-
-
-__all__ = ["build", "collect", "split_task_name", "OUTPUTS"]

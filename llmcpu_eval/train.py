@@ -8,7 +8,6 @@ continues from the last complete one and ends with the same adapter
 as an uninterrupted run with the same seed.
 """
 
-import json
 import logging
 import math
 import shutil
@@ -462,6 +461,3 @@ def plot_curve(curve: dict, tokens_per_step: int, title: str) -> bytes:
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
-
-
-__all__ = ["TrainConfig", "train", "learning_curve", "CURVE_FILE", "json"]
