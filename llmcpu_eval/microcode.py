@@ -91,6 +91,8 @@ def write_adapter_files(out, config, base_path, corpus, curve, seconds, tps):
         "heldout_bpb_bare": heldout[0]["heldout_bpb"] if heldout else None,
         "heldout_bpb_final": heldout[-1]["heldout_bpb"] if heldout else None,
         "train_seconds": round(seconds, 1),
+        # Of which measuring held-out bits per byte:
+        "heldout_seconds": round(sum(p.get("seconds", 0) for p in heldout), 1),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
     }

@@ -252,12 +252,14 @@ def _callbacks(config: TrainConfig, heldout: HeldOut, tokens_per_step: int):
         """Held-out bits per byte into the log history (and checkpoints)."""
 
         def _measure(self, state, model):
+            start = time.monotonic()
             bpb = heldout.bits_per_byte(model, config.batch_size)
             state.log_history.append(
                 {
                     "step": state.global_step,
                     "tokens": state.global_step * tokens_per_step,
                     "heldout_bpb": bpb,
+                    "seconds": round(time.monotonic() - start, 3),
                 }
             )
             logger.info("step %d: held-out %.4f bits/byte", state.global_step, bpb)
@@ -430,7 +432,8 @@ def learning_curve(log_history: list[dict]) -> dict:
     train, heldout = [], []
     for entry in log_history:
         if "heldout_bpb" in entry:
-            heldout.append({k: entry[k] for k in ("step", "tokens", "heldout_bpb")})
+            keys = ("step", "tokens", "heldout_bpb", "seconds")
+            heldout.append({k: entry[k] for k in keys if k in entry})
         elif "loss" in entry:
             train.append({"step": entry["step"], "loss": entry["loss"]})
     return {"train": train, "heldout": heldout}
