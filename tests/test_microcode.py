@@ -220,9 +220,9 @@ def _request(task, context, continuation):
 def test_each_isa_runs_with_its_own_adapter_and_others_bare(organism, microcode):
     from llmcpu_eval.model import LLMCPU
 
-    TASK_ISAS.update(mc_permuted="permuted:seed=0", mc_bytes="bytes")
+    TASK_ISAS.update(mc_permuted="permuted:seed=0", mc_bytes="bytes", mc_chars="chars")
     pair = ("The lobster is a species of", " crustacean found in the sea")
-    tasks = ["mc_native", "mc_permuted", "mc_bytes"]
+    tasks = ["mc_native", "mc_permuted", "mc_bytes", "mc_chars"]
 
     bare = LLMCPU(pretrained=str(organism), batch_size=2)
     with_mc = LLMCPU(pretrained=str(organism), microcode=str(microcode), batch_size=2)
@@ -234,6 +234,11 @@ def test_each_isa_runs_with_its_own_adapter_and_others_bare(organism, microcode)
     assert coded[0] == plain[0] and coded[2] == plain[2]
     # Permuted runs with its microcode, which makes the text likelier.
     assert coded[1] > plain[1] + 5.0
+    # Chars gets its own adapter only: not the embedding rows of permuted.
+    alone = LLMCPU(pretrained=str(organism), microcode=str(microcode / "chars"))
+    ((chars_alone, _),) = alone.loglikelihood([requests[3]])
+    assert coded[3] == pytest.approx(chars_alone, abs=1e-4)
+    assert coded[3] > plain[3] + 5.0
 
 
 def test_microcode_for_another_base_or_isa_is_refused(
