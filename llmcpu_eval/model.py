@@ -9,6 +9,7 @@ native tasks go through HFLM untouched, so they score exactly as
 """
 
 import contextlib
+import functools
 import logging
 from collections import defaultdict
 
@@ -155,7 +156,6 @@ class LLMCPU(HFLM):
     def _load_microcode(self, folder, peft=None) -> None:
         from peft import PeftModel
 
-        from llmcpu_eval.fingerprint import weights_fingerprint
         from llmcpu_eval.microcode import check_base, find_adapters
 
         if peft:
@@ -164,8 +164,7 @@ class LLMCPU(HFLM):
                 "microcode= loads PEFT adapters per ISA, so drop peft=."
             )
         adapters = find_adapters(folder)
-        base = weights_fingerprint(self._llmcpu_weights)
-        check_base(adapters, base, str(self.llmcpu_model))
+        check_base(adapters, self._llmcpu_fingerprint, str(self.llmcpu_model))
         for n, (spec, adapter) in enumerate(sorted(adapters.items())):
             # Adapter names are module keys: no dots or colons.
             name = f"isa{n}"
@@ -188,14 +187,20 @@ class LLMCPU(HFLM):
                 return full[:start], full[start + len(plain) :]
         return [], []
 
+    @functools.cached_property
+    def _llmcpu_fingerprint(self) -> str | None:
+        # Hashes up to gigabytes of weights: once per model.
+        from llmcpu_eval.fingerprint import weights_fingerprint
+
+        return weights_fingerprint(self._llmcpu_weights)
+
     def get_model_info(self) -> dict:
         from llmcpu_eval import __version__
-        from llmcpu_eval.fingerprint import weights_fingerprint
 
         info = super().get_model_info()
         info["llmcpu_model"] = str(self.llmcpu_model)
         # Local weights get a content hash; hub models their commit.
-        fingerprint = weights_fingerprint(self._llmcpu_weights)
+        fingerprint = self._llmcpu_fingerprint
         info["llmcpu_fingerprint"] = fingerprint or info.get("model_sha") or None
         info["llmcpu_eval_version"] = __version__
         return info
