@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from llmcpu_eval.portability import Row, isa_tasks, portability_rows
+from llmcpu_eval.portability import (
+    Row,
+    fmt_interval,
+    fmt_number,
+    isa_tasks,
+    portability_rows,
+)
 from llmcpu_eval.spec import KNOWN_ISAS
 
 logger = logging.getLogger(__name__)
@@ -176,12 +182,6 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def _number(value, digits=3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value:.{digits}f}"
-
-
 def _record(entry: Entry, base: Path) -> dict:
     r = entry.row
     return {
@@ -192,12 +192,10 @@ def _record(entry: Entry, base: Path) -> dict:
         "microcode": r.microcode,
         "metric": r.metric,
         "n": r.n,
-        "native": _number(r.native, 4),
-        "score": _number(r.score, 4),
-        "chance": _number(r.chance, 4),
-        "retention": _number(r.retention, 4),
-        "ci_low": _number(r.ci_low, 4),
-        "ci_high": _number(r.ci_high, 4),
+        **{
+            key: fmt_number(getattr(r, key), 4, missing="")
+            for key in ("native", "score", "chance", "retention", "ci_low", "ci_high")
+        },
         "paired": "yes" if r.paired else "no",
         "lm_eval_version": entry.lm_eval_version,
         "date": entry.date_text,
@@ -223,13 +221,12 @@ def to_markdown(board: Leaderboard, base: Path) -> str:
     for entry in board.entries:
         rec = _record(entry, base)
         r = entry.row
-        ci = "-" if r.ci_low is None else f"{_number(r.ci_low)} to {_number(r.ci_high)}"
-        retention = _number(entry.row.retention) or "-"
         lines.append(
             f"| {rec['model']} | `{rec['fingerprint'] or '-'}` | {rec['benchmark']} "
             f"| `{rec['isa']}` | {rec['microcode']} | {rec['metric']} | {rec['n']} "
-            f"| {_number(entry.row.native)} | {_number(entry.row.score)} "
-            f"| {retention} | {ci} | {rec['lm_eval_version']} | {rec['date']} |"
+            f"| {fmt_number(r.native)} | {fmt_number(r.score)} "
+            f"| {fmt_number(r.retention)} | {fmt_interval(r)} "
+            f"| {rec['lm_eval_version']} | {rec['date']} |"
         )
     notes = []
     if any(not e.row.paired for e in board.entries):

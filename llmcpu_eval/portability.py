@@ -268,10 +268,18 @@ def portability_rows(
     return rows
 
 
-def _fmt(value, digits=3) -> str:
+def fmt_number(value, digits: int = 3, missing: str = "-") -> str:
+    """``0.4651 -> '0.465'``; None or NaN -> ``missing``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
+        return missing
     return f"{value:.{digits}f}"
+
+
+def fmt_interval(row: Row) -> str:
+    """``'0.024 to 0.651'``, or ``'-'`` where there is no interval."""
+    if row.ci_low is None:
+        return "-"
+    return f"{fmt_number(row.ci_low)} to {fmt_number(row.ci_high)}"
 
 
 def format_table(rows: list[Row]) -> str:
@@ -282,11 +290,11 @@ def format_table(rows: list[Row]) -> str:
     )
     lines = [head, "|" + "|".join(["---"] * 11) + "|"]
     for r in rows:
-        ci = "-" if r.ci_low is None else f"{_fmt(r.ci_low)} to {_fmt(r.ci_high)}"
         lines.append(
             f"| {r.benchmark} | {r.isa} | {r.microcode} | {r.metric} | {r.n} "
-            f"| {_fmt(r.native)} | {_fmt(r.score)} | {_fmt(r.chance, 2)} "
-            f"| {_fmt(r.retention)} | {ci} | {'yes' if r.paired else 'no'} |"
+            f"| {fmt_number(r.native)} | {fmt_number(r.score)} "
+            f"| {fmt_number(r.chance, 2)} | {fmt_number(r.retention)} "
+            f"| {fmt_interval(r)} | {'yes' if r.paired else 'no'} |"
         )
     notes = sorted({r.note for r in rows if r.note})
     return "\n".join(lines + [f"Note: {n}" for n in notes])
