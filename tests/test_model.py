@@ -181,16 +181,24 @@ def test_use_cache_is_refused(tiny_model_dir, task_manager, tmp_path):
         )
 
 
-def test_load_in_4bit_quantizes_on_cpu(tiny_model_dir):
+@pytest.mark.parametrize(
+    "option, layer, isa",
+    [
+        ("load_in_4bit", "Linear4bit", "chars"),
+        ("load_in_8bit", "Linear8bitLt", "bytes"),
+    ],
+)
+def test_bitsandbytes_quantizes_on_cpu(tiny_model_dir, option, layer, isa):
     pytest.importorskip("bitsandbytes")
     from llmcpu_eval.model import LLMCPU
 
-    lm = LLMCPU(pretrained=str(tiny_model_dir), load_in_4bit=True)
+    lm = LLMCPU(pretrained=str(tiny_model_dir), **{option: True})
     kinds = {type(m).__name__ for m in lm.model.modules()}
-    assert "Linear4bit" in kinds
-    TASK_ISAS["unit_chars_4bit"] = "chars"
+    assert layer in kinds
+    task = f"unit_{isa}_{option}"
+    TASK_ISAS[task] = isa
     ((logprob, _),) = lm.loglikelihood(
-        [_instance("loglikelihood", ("The roof", " is red"), "unit_chars_4bit")]
+        [_instance("loglikelihood", ("The roof", " is red"), task)]
     )
     assert torch.isfinite(torch.tensor(logprob))
 
@@ -200,20 +208,6 @@ def test_load_in_4bit_and_8bit_together_is_refused():
 
     with pytest.raises(ValueError, match="choose one"):
         bnb_config({"load_in_4bit": True, "load_in_8bit": True})
-
-
-def test_load_in_8bit_quantizes_on_cpu(tiny_model_dir):
-    pytest.importorskip("bitsandbytes")
-    from llmcpu_eval.model import LLMCPU
-
-    lm = LLMCPU(pretrained=str(tiny_model_dir), load_in_8bit=True)
-    kinds = {type(m).__name__ for m in lm.model.modules()}
-    assert "Linear8bitLt" in kinds
-    TASK_ISAS["unit_bytes_8bit"] = "bytes"
-    ((logprob, _),) = lm.loglikelihood(
-        [_instance("loglikelihood", ("The roof", " is red"), "unit_bytes_8bit")]
-    )
-    assert torch.isfinite(torch.tensor(logprob))
 
 
 def test_peft_adapter_option_passes_through(tiny_model_dir, tmp_path):
