@@ -50,7 +50,7 @@ def test_retention_is_one_at_native_and_zero_at_chance():
 
 
 @pytest.mark.parametrize(
-    "task, spec, benchmark",
+    "task, spec, expected",
     [
         ("isa_permuted_arc_easy", "permuted:seed=0", "arc_easy"),
         ("isa_dropout_lambada_openai", "dropout:p=0.1,seed=0", "lambada_openai"),
@@ -58,8 +58,8 @@ def test_retention_is_one_at_native_and_zero_at_chance():
         ("hellaswag", "chars", None),
     ],
 )
-def test_split_task_name(task, spec, benchmark):
-    assert split_task_name(task, spec) == benchmark
+def test_split_task_name(task, spec, expected):
+    assert split_task_name(task, spec) == expected
 
 
 def test_paired_rows_match_a_direct_computation():
