@@ -324,7 +324,24 @@ def load_base(config: TrainConfig):
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        _keep_4bit_weights_differentiable(model)
     return model, tokenizer, path
+
+
+def _keep_4bit_weights_differentiable(model) -> None:
+    """Stop bitsandbytes repacking 4-bit weights for CPU inference.
+
+    On CPUs with AVX512-BF16, a Linear4bit forward in eval mode without
+    gradients repacks its weight for the gemv_4bit kernel, and every later
+    forward uses that kernel, which has no backward: gradients through the
+    frozen layers silently become zero once the held-out set has been
+    measured (bitsandbytes 0.50.2, measured in the tests).
+    """
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
 
 
 def peft_config(config: TrainConfig, model):

@@ -25,7 +25,14 @@ from llmcpu_eval.corpus import load_corpus
 from llmcpu_eval.isa import build_isa
 from llmcpu_eval.microcode import MANIFEST, WEIGHTS
 from llmcpu_eval.task import TASK_ISAS
-from llmcpu_eval.train import HeldOut, TrainConfig, pack, train
+from llmcpu_eval.train import (
+    HeldOut,
+    TrainConfig,
+    load_base,
+    pack,
+    peft_config,
+    train,
+)
 
 SMALL = dict(seq_len=64, batch_size=16, learning_rate=3e-3, heldout_bytes=3000)
 
@@ -285,6 +292,42 @@ def test_results_json_records_the_microcode_of_every_task(
     rows = {r["isa"]: r for r in results["llmcpu_portability"]}
     assert rows["permuted:seed=0"]["microcode"] == str(microcode / "permuted")
     assert Path(rows["permuted:seed=0"]["microcode"]).is_dir()
+
+
+def test_qlora_gradients_survive_a_heldout_measurement(organism, bpe_tokenizer):
+    # bitsandbytes repacks 4-bit weights for a kernel without a backward
+    # after an eval-mode forward on AVX512-BF16 CPUs; held-out measurements
+    # during training must not zero the gradients through frozen layers.
+    from peft import get_peft_model
+
+    config = TrainConfig(
+        isa="chars", model=str(organism), output_path="unused", load_in_4bit=True
+    )
+    model, _, _ = load_base(config)
+    model = get_peft_model(model, peft_config(config, model))
+    ids = torch.randint(
+        0, bpe_tokenizer.vocab_size, (2, 32), generator=torch.Generator().manual_seed(0)
+    )
+
+    def gradients():
+        model.train()
+        model.zero_grad()
+        model(input_ids=ids, labels=ids).loss.backward()
+        return {
+            name: p.grad.clone()
+            for name, p in model.named_parameters()
+            if p.requires_grad and "lora_B" in name
+        }
+
+    before = gradients()
+    _, documents = load_corpus(["bundled"]).split()
+    held = HeldOut(build_isa("chars", bpe_tokenizer), documents, 64, 0, 500)
+    held.bits_per_byte(model, 4)
+    after = gradients()
+    first = next(name for name in before if "layers.0." in name)
+    assert before[first].abs().max() > 0
+    for name in before:
+        torch.testing.assert_close(after[name], before[name], msg=name)
 
 
 def test_qlora_trains_on_a_4bit_base_and_runs_there(organism, tmp_path):
