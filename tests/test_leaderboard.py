@@ -15,15 +15,18 @@ PUBLISHED = (
     Path(__file__).resolve().parents[1]
     / "results/smollm2-135m-instruct/bare/SmolLM2-135M-Instruct"
 )
-HELLASWAG = "2026-12-03T21-48-42.520654"
-PIQA = "2026-12-03T20-37-18.293518"
+HELLASWAG = "2026-12-04T02-26-49.888706"
+PIQA = "2026-12-04T02-15-07.929058"
+WEIGHTS = "sha256:420a18680f6c517d"  # the embedded SmolLM2 checkout
 CHROMEDRIVER = shutil.which("chromedriver")
 
 
 def copy_run(stamp: str, folder: Path, samples: bool = True) -> Path:
     """Copy one published run (results JSON and its samples) to ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    for path in PUBLISHED.glob(f"*{stamp}*"):
+    paths = sorted(PUBLISHED.glob(f"*{stamp}*"))
+    assert paths, f"no published run {stamp} in {PUBLISHED}"
+    for path in paths:
         if samples or path.name.startswith("results_"):
             shutil.copy(path, folder / path.name)
     return folder / f"results_{stamp}.json"
@@ -82,16 +85,29 @@ def test_cli_writes_every_output_and_leaves_inputs_alone(two_runs, tmp_path):
     assert float(chars["retention"]) == pytest.approx(0.05 / 0.215, abs=1e-4)
     assert chars["paired"] == "yes" and float(chars["ci_low"]) < 0.2326
     assert chars["n"] == "200" and chars["lm_eval_version"] == "0.4.13"
-    assert chars["microcode"] == "bare" and chars["fingerprint"] == "main"
+    assert chars["microcode"] == "bare" and chars["fingerprint"] == WEIGHTS
     piqa = by_key["piqa", "permuted:seed=0"]
     assert piqa["paired"] == "no" and piqa["ci_low"] == ""
     assert (out / piqa["results_file"]).resolve() == (
         two_runs[1] / "SmolLM2-135M-Instruct" / f"results_{PIQA}.json"
     )
     markdown = (out / "leaderboard.md").read_text()
-    assert "| SmolLM2-135M-Instruct | `main` | hellaswag | `chars` |" in markdown
+    assert f"| SmolLM2-135M-Instruct | `{WEIGHTS}` | hellaswag | `chars` |" in markdown
     assert "aggregate scores" in markdown
     assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_results_without_a_fingerprint_show_their_revision(tmp_path):
+    # Results JSONs from before config.llmcpu_fingerprint, or from --model hf.
+    path = copy_run(PIQA, tmp_path / "old", samples=False)
+    data = json.loads(path.read_text())
+    del data["config"]["llmcpu_fingerprint"]
+    data["config"]["model_revision"] = "main"
+    path.write_text(json.dumps(data))
+
+    board = leaderboard.collect([tmp_path / "old"])
+
+    assert {e.fingerprint for e in board.entries} == {"main"}
 
 
 def test_the_same_result_twice_keeps_the_newest(tmp_path, caplog):
