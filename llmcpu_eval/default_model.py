@@ -58,7 +58,6 @@ EMBEDDED_MODELS = {
         ),
     )
 }
-INSTALL_HINT = EMBEDDED_MODELS[DEFAULT_MODEL_NAME].install
 
 
 def cache_dir() -> Path:
