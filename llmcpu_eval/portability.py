@@ -161,10 +161,10 @@ def paired_row(base: Row, native: list[dict], isa: list[dict]) -> Row:
         base.paired = False
         base.note = "no documents in common with the native task"
         return base
+    # Per document: the metric's value, or (loglikelihood, bytes) for bpb.
+    a = np.array([nat[d][0] for d in docs])
+    b = np.array([own[d][0] for d in docs])
     if base.metric == BPB_METRIC:
-        # (docs, 2): loglikelihood, bytes
-        a = np.array([nat[d][0] for d in docs])
-        b = np.array([own[d][0] for d in docs])
         base.native = _bpb(a[:, 0].sum(), a[:, 1].sum())
         base.score = _bpb(b[:, 0].sum(), b[:, 1].sum())
         base.chance = 0.0
@@ -173,8 +173,6 @@ def paired_row(base: Row, native: list[dict], isa: list[dict]) -> Row:
         # of summed log-likelihoods.
         stat = lambda i: a[i, 0].sum(1) / b[i, 0].sum(1)  # noqa: E731
     else:
-        a = np.array([nat[d][0] for d in docs])
-        b = np.array([own[d][0] for d in docs])
         c = np.array([nat[d][1] for d in docs])
         base.native, base.score = float(a.mean()), float(b.mean())
         base.chance = float(c.mean())
